@@ -1,0 +1,34 @@
+# The two commands the README opens with. Everything else is CMake + ctest.
+BUILD ?= build
+JOBS ?= $(shell nproc)
+CMAKE_FLAGS ?=
+
+.PHONY: all deps build demo test test-asan bench clean format
+
+all: build
+
+deps:
+	@sh scripts/install-deps.sh
+
+build: deps
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS) >/dev/null
+	@cmake --build $(BUILD) -j$(JOBS)
+
+demo: build
+	@sh examples/run-demo.sh $(BUILD)
+
+# Every test: the normal build with gcc, then the AddressSanitizer+UBSan build with clang.
+test: build
+	@cd $(BUILD) && ctest --output-on-failure -j$(JOBS) -LE bench
+	@$(MAKE) --no-print-directory test-asan
+
+test-asan: deps
+	@cmake -S . -B $(BUILD)-asan -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug -DCPUPROF_SANITIZE=ON $(CMAKE_FLAGS) >/dev/null
+	@cmake --build $(BUILD)-asan -j$(JOBS)
+	@cd $(BUILD)-asan && ctest --output-on-failure -j$(JOBS) -LE 'bench|nosan'
+
+bench: build
+	@sh bench/run.sh $(BUILD)
+
+clean:
+	rm -rf $(BUILD) $(BUILD)-asan

@@ -1,0 +1,28 @@
+/*
+ * Label sets: immutable, interned key/value sets. A thread's current set is one pointer
+ * that the SIGPROF handler copies into the sample's tag slot; because sets are interned by
+ * content and never freed while the library is loaded, equal sets made separately are the
+ * same pointer and a pointer in the log stays valid for as long as any profile needs it.
+ */
+#ifndef CPUPROF_LABELS_H
+#define CPUPROF_LABELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct cpuprof__label {
+	const char *key;
+	const char *value;
+};
+
+/* Immutable after publication. kv is sorted by key, keys unique. */
+struct cpuprof__labelset {
+	uint64_t hash;
+	uint32_t n;
+	struct cpuprof__label kv[];
+};
+
+/* The calling thread's current set, or NULL. Async-signal-safe (a TLS load). */
+const struct cpuprof__labelset *cpuprof__labels_current(void);
+
+#endif

@@ -1,0 +1,2 @@
+/* logset: under construction. */
+typedef int cpuprof__logset_placeholder;

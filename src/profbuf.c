@@ -1,0 +1,2 @@
+/* profbuf: under construction. */
+typedef int cpuprof__profbuf_placeholder;

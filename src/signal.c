@@ -1,0 +1,2 @@
+/* signal: under construction. */
+typedef int cpuprof__signal_placeholder;

@@ -1,0 +1,2 @@
+/* unwind: under construction. */
+typedef int cpuprof__unwind_placeholder;
