@@ -22,7 +22,15 @@ struct cpuprof__labelset {
 	struct cpuprof__label kv[];
 };
 
-/* The calling thread's current set, or NULL. Async-signal-safe (a TLS load). */
-const struct cpuprof__labelset *cpuprof__labels_current(void);
+/* The calling thread's current set (initial-exec TLS, defined in labels.c). */
+extern _Thread_local const struct cpuprof__labelset *cpuprof__tls_labels;
+
+/* The calling thread's current set, or NULL. Async-signal-safe: one TLS load, no call.
+ * A plain load is enough: the set is immutable and was published before this same thread
+ * stored its pointer, and a handler runs on the thread that stored it. */
+static inline const struct cpuprof__labelset *cpuprof__labels_current(void)
+{
+	return cpuprof__tls_labels;
+}
 
 #endif
