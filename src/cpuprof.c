@@ -331,6 +331,18 @@ void cpuprof__session_close(struct cpuprof__session *s)
 	pthread_mutex_unlock(&api_mu);
 }
 
+int cpuprof__session_rotate_hz(struct cpuprof__session *s, struct cpuprof__session **next)
+{
+	pthread_mutex_lock(&api_mu);
+	struct cpuprof__session *n = cpuprof__session_rotate(s);
+	pthread_mutex_unlock(&api_mu);
+	if (!n) {
+		return CPUPROF_ENOMEM;
+	}
+	*next = n;
+	return 0;
+}
+
 int cpuprof__session_build(struct cpuprof__session *s, const struct cpuprof__stacktab *tab,
 			   int64_t end_mono_ns, uint8_t **out, size_t *outlen)
 {

@@ -153,6 +153,8 @@ static uint32_t drain(struct cpuprof__logset *ls, int *got)
 	return eofs;
 }
 
+static void session_link(struct cpuprof__session *s);
+
 static void *reader_main(void *arg)
 {
 	struct cpuprof__logset *ls = arg;
@@ -180,6 +182,9 @@ static void *reader_main(void *arg)
 				s->next = NULL;
 				s->ended = 1;
 				ended = 1;
+				if (s->successor) {
+					session_link(s->successor);
+				}
 			} else {
 				p = &s->next;
 			}
@@ -230,7 +235,7 @@ void cpuprof__reader_join(void)
 	}
 }
 
-struct cpuprof__session *cpuprof__session_attach(void)
+static struct cpuprof__session *session_new(void)
 {
 	struct cpuprof__session *s = calloc(1, sizeof(*s));
 	if (!s) {
@@ -241,17 +246,31 @@ struct cpuprof__session *cpuprof__session_attach(void)
 		free(s);
 		return NULL;
 	}
+	return s;
+}
+
+/* Links s into the list and stamps the start of its window. sess_mu held. */
+static void session_link(struct cpuprof__session *s)
+{
 	s->start_wall_ns = cpuprof__now_ns(CLOCK_REALTIME);
 	s->start_mono_ns = cpuprof__now_ns(CLOCK_MONOTONIC);
 	s->start_cpu_ns = cpuprof__now_ns(CLOCK_PROCESS_CPUTIME_ID);
-	pthread_mutex_lock(&sess_mu);
 	s->signals_base = atomic_load(&cpuprof__g.signals);
 	for (int i = 0; i < CPUPROF__LOSS_COUNT; i++) {
 		s->lost_base[i] = atomic_load(&cpuprof__g.lost[i]);
 	}
 	s->next = sessions;
 	sessions = s;
-	pthread_mutex_unlock(&sess_mu);
+}
+
+struct cpuprof__session *cpuprof__session_attach(void)
+{
+	struct cpuprof__session *s = session_new();
+	if (s) {
+		pthread_mutex_lock(&sess_mu);
+		session_link(s);
+		pthread_mutex_unlock(&sess_mu);
+	}
 	return s;
 }
 
@@ -269,6 +288,22 @@ void cpuprof__session_finish(struct cpuprof__session *s)
 			(void)cpuprof__stacktab_add(s->tab, &frame_of[i], 1, NULL, 0, (int64_t)d);
 		}
 	}
+}
+
+struct cpuprof__session *cpuprof__session_rotate(struct cpuprof__session *s)
+{
+	struct cpuprof__session *n = session_new();
+	if (!n) {
+		return NULL;
+	}
+	pthread_mutex_lock(&sess_mu);
+	s->successor = n;
+	if (!reader_running) {
+		session_link(n);
+	}
+	pthread_mutex_unlock(&sess_mu);
+	cpuprof__session_detach(s);
+	return n;
 }
 
 void cpuprof__session_detach(struct cpuprof__session *s)

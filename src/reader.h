@@ -23,6 +23,7 @@ struct cpuprof__session {
 	/* Set by the reader when it has drained for the last time for this session. */
 	int ended;
 	int end_requested; /* 1: asked; 2: the reader's current pass started after the ask */
+	struct cpuprof__session *successor; /* attached when this one is detached (rotate) */
 };
 
 /* Starts the reader for logset `ls`. Returns 0 or CPUPROF_ETHREAD. */
@@ -35,6 +36,9 @@ struct cpuprof__session *cpuprof__session_attach(void);
 /* Detaches a session after one more full drain (the sampler keeps running), then adds
  * the losses counted outside the rings during its window to its table. */
 void cpuprof__session_detach(struct cpuprof__session *s);
+/* Ends `s` and attaches a new session at the same drain boundary, so that every record
+ * lands in exactly one of the two windows. Returns the new session or NULL. */
+struct cpuprof__session *cpuprof__session_rotate(struct cpuprof__session *s);
 /* Adds the out-of-band losses of the window to the table (called by detach, and by the
  * sampler stop for sessions ended by EOF). */
 void cpuprof__session_finish(struct cpuprof__session *s);

@@ -15,6 +15,9 @@
 int cpuprof__session_open_hz(int hz, struct cpuprof__session **out);
 /* Ends the session's window: every record written before the call is in its table. */
 void cpuprof__session_close(struct cpuprof__session *s);
+/* Ends the session's window and opens the next one at the same boundary (no record in
+ * both, none in neither). Returns 0 and the new session in *next. */
+int cpuprof__session_rotate_hz(struct cpuprof__session *s, struct cpuprof__session **next);
 /* Encodes the session (or `tab`, a snapshot of it) as a gzipped pprof whose window ends at
  * end_mono_ns. */
 int cpuprof__session_build(struct cpuprof__session *s, const struct cpuprof__stacktab *tab,
