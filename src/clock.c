@@ -135,6 +135,11 @@ static int arm_timer(struct cpuprof__thread *t, uint32_t run, int32_t tid, uint6
 	sev.sigev_value.sival_ptr = (void *)(uintptr_t)cookie;
 	sev._sigev_un._tid = tid;
 	clockid_t clk = tid == cpuprof__gettid() ? CLOCK_THREAD_CPUTIME_ID : thread_cpu_clock(tid);
+	struct timespec cpu;
+	t->arm_cpu_ns = clock_gettime(clk, &cpu) == 0
+				? (int64_t)cpu.tv_sec * 1000000000 + cpu.tv_nsec
+				: 0;
+	atomic_store_explicit(&t->weight_sum, 0, memory_order_relaxed);
 	timer_t id;
 	if (timer_create(clk, &sev, &id) != 0) {
 		return -1;

@@ -64,6 +64,9 @@ struct cpuprof__thread {
 	_Atomic uintptr_t seen_sp;   /* handler: an SP seen while bounds were unknown */
 	_Atomic uint32_t in_handler; /* handler re-entry guard */
 	_Atomic uint32_t perf_first; /* perf engine: first signal not yet seen */
+	_Atomic uint64_t weight_sum; /* handler: weighted samples taken on this thread */
+	int64_t arm_cpu_ns;          /* the thread's CPU time when its clock was armed */
+	uintptr_t start_fn;          /* pthread start routine, when created through us */
 	/* Owned by normal code under the lock. */
 	int has_timer;
 	timer_t timer;
@@ -166,6 +169,9 @@ void cpuprof__logset_free(struct cpuprof__logset *ls);
 size_t cpuprof__logset_memory(const struct cpuprof__logset *ls);
 
 /* ---- threads.c ---- */
+/* At exit of a registered thread: books the CPU time its tick-driven timer never reached
+ * (timer engine) as samples on a synthetic frame under its start routine. */
+void cpuprof__account_exit(struct cpuprof__thread *t);
 void cpuprof__threads_init(void); /* idempotent; allocates the table */
 void cpuprof__threads_lock(void);
 void cpuprof__threads_unlock(void);

@@ -219,6 +219,9 @@ accept:;
 	}
 	atomic_fetch_add_explicit(&cpuprof__g.signals, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&cpuprof__g.weight, weight, memory_order_relaxed);
+	if (t) {
+		atomic_fetch_add_explicit(&t->weight_sum, weight, memory_order_relaxed);
+	}
 	if (t && atomic_exchange_explicit(&t->in_handler, 1, memory_order_acquire)) {
 		atomic_fetch_add_explicit(&cpuprof__g.lost[CPUPROF__LOSS_REENTERED], weight,
 					  memory_order_relaxed);

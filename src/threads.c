@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "core.h"
+#include "frames.h"
 
 struct cpuprof__thread *cpuprof__threads;
 _Atomic uint64_t *cpuprof__fd_cookie;
@@ -203,9 +204,51 @@ struct cpuprof__thread *cpuprof__thread_register_self(void)
 	return t;
 }
 
+void cpuprof__account_exit(struct cpuprof__thread *t)
+{
+	/* Only the timer engine needs this: CPU timers are checked on the scheduler tick,
+	 * so a thread that exits between ticks takes its last expirations with it (a
+	 * 0.5 ms thread is reached by a 250 Hz tick one time in eight). perf events fire
+	 * on their own hrtimer and are not affected. */
+	if (cpuprof__g.engine != CPUPROF_ENGINE_TIMER || !t->has_timer) {
+		return;
+	}
+	/* The inflight/run protocol of the handler: the logset cannot be freed under us. */
+	atomic_fetch_add(&cpuprof__g.inflight, 1);
+	uint32_t run = atomic_load(&cpuprof__g.run);
+	struct cpuprof__logset *ls = atomic_load(&cpuprof__g.log);
+	if (run && ls && atomic_load(&t->armed_run) == run) {
+		struct timespec ts;
+		clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+		int64_t cpu = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec - t->arm_cpu_ns;
+		int64_t period = cpuprof__g.period_ns;
+		int64_t missing = cpu - (int64_t)atomic_load(&t->weight_sum) * period;
+		if (missing > 0) {
+			/* Whole periods, plus one more with the probability of the remainder,
+			 * so the expected value is exact. */
+			uint64_t n = (uint64_t)(missing / period);
+			if ((ts.tv_nsec * 2654435761u) % (uint64_t)period < (uint64_t)(missing % period)) {
+				n++;
+			}
+			struct cpuprof__ring *r = n ? cpuprof__ring_claim(ls, 0) : NULL;
+			if (r) {
+				uint64_t stk[2] = {CPUPROF__FRAME_UNSAMPLED_EXIT, t->start_fn + 1};
+				uint64_t hdr[CPUPROF__HDR_WORDS] = {n, (uint64_t)(uint32_t)atomic_load(
+									   &t->tid)};
+				cpuprof__profbuf_write(r->buf, NULL, (uint64_t)ts.tv_nsec, hdr,
+						       CPUPROF__HDR_WORDS, stk, t->start_fn ? 2 : 1, n);
+				atomic_fetch_add(&cpuprof__g.weight, n);
+				cpuprof__ring_release(r);
+			}
+		}
+	}
+	atomic_fetch_sub(&cpuprof__g.inflight, 1);
+}
+
 static void thread_exit_hook(void *arg)
 {
 	struct cpuprof__thread *t = arg;
+	cpuprof__account_exit(t);
 	cpuprof__threads_lock();
 	if (cpuprof__tls_slot == t && atomic_load(&t->state) == CPUPROF__SLOT_LIVE) {
 		cpuprof__thread_free(t);
@@ -225,7 +268,10 @@ static void *start_trampoline(void *p)
 {
 	struct start_arg a = *(struct start_arg *)p;
 	free(p);
-	cpuprof__thread_register_self();
+	struct cpuprof__thread *t = cpuprof__thread_register_self();
+	if (t) {
+		t->start_fn = (uintptr_t)a.fn;
+	}
 	return a.fn(a.arg);
 }
 
