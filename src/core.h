@@ -139,6 +139,7 @@ struct cpuprof__global {
 
 extern struct cpuprof__global cpuprof__g;
 extern struct cpuprof__thread *cpuprof__threads; /* CPUPROF__MAX_THREADS slots, never freed */
+extern _Atomic uint32_t cpuprof__threads_high;   /* slots [0, high) have been used */
 /* perf engine: fd -> cookie (0: not ours). */
 #define CPUPROF__MAX_FDS 65536
 extern _Atomic uint64_t *cpuprof__fd_cookie;
@@ -148,6 +149,10 @@ extern _Thread_local struct cpuprof__thread *cpuprof__tls_slot;
 
 /* ---- signal.c (signal context) ---- */
 void cpuprof__sigprof_handler(int sig, siginfo_t *si, void *uc);
+
+/* The live slot of `tid`, or NULL. Lock-free (signal.c); the handler's fallback path uses
+ * it for threads that did not register themselves. */
+struct cpuprof__thread *cpuprof__thread_find(int32_t tid);
 
 /* ---- unwind.c (signal context) ---- */
 /* Walks frame pointers from (pc, fp, sp) within [lo, hi). Writes pc then return

@@ -69,6 +69,19 @@ static struct cpuprof__thread *cookie_slot(uint64_t v, uint32_t run, int *ours)
 	return t;
 }
 
+struct cpuprof__thread *cpuprof__thread_find(int32_t tid)
+{
+	uint32_t n = atomic_load_explicit(&cpuprof__threads_high, memory_order_acquire);
+	for (uint32_t i = 0; cpuprof__threads && i < n; i++) {
+		struct cpuprof__thread *t = &cpuprof__threads[i];
+		if (atomic_load_explicit(&t->state, memory_order_acquire) == CPUPROF__SLOT_LIVE &&
+		    atomic_load_explicit(&t->tid, memory_order_relaxed) == tid) {
+			return t;
+		}
+	}
+	return NULL;
+}
+
 /* Records one sample of `weight` for thread slot `t` (NULL: a thread we do not know). */
 static void record(struct cpuprof__logset *ls, struct cpuprof__thread *t, uint64_t weight,
 		   const ucontext_t *uc)
@@ -182,17 +195,21 @@ void cpuprof__sigprof_handler(int sig, siginfo_t *si, void *ucv)
 		 * of their own, so no CPU time is counted twice. */
 		if (run != 0 && atomic_load_explicit(&cpuprof__g.itimer_on, memory_order_relaxed)) {
 			ours = 1;
+			/* The TLS link exists only for threads that registered themselves;
+			 * others (found by a rescan) are looked up by tid. Raw-clone threads
+			 * share their creator's TLS, so the tid decides. */
+			int32_t tid = (int32_t)syscall(SYS_gettid);
 			struct cpuprof__thread *self = cpuprof__tls_slot;
+			if (!self || atomic_load_explicit(&self->tid, memory_order_relaxed) != tid) {
+				self = cpuprof__thread_find(tid);
+			}
 			if (self && atomic_load_explicit(&self->armed_run, memory_order_relaxed) ==
 					    run) {
 				atomic_fetch_add_explicit(&cpuprof__g.itimer_skip, 1,
 							  memory_order_relaxed);
 				goto out;
 			}
-			t = self && atomic_load_explicit(&self->state, memory_order_relaxed) ==
-						CPUPROF__SLOT_LIVE
-				    ? self
-				    : NULL;
+			t = self;
 			goto accept;
 		}
 		break;

@@ -34,7 +34,10 @@ _Thread_local struct cpuprof__thread *cpuprof__tls_slot __attribute__((tls_model
 static pthread_mutex_t threads_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t threads_once = PTHREAD_ONCE_INIT;
 static pthread_key_t exit_key;
-static uint32_t high_water; /* slots [0, high_water) have ever been used */
+/* Slots [0, high_water) have ever been used. Written under the lock; the handler reads
+ * it (acquire, pairing with the release store after a new slot is set up). */
+_Atomic uint32_t cpuprof__threads_high;
+#define high_water cpuprof__threads_high
 
 int32_t cpuprof__gettid(void)
 {
@@ -131,7 +134,7 @@ struct cpuprof__thread *cpuprof__thread_get(int32_t tid)
 		if (high_water == CPUPROF__MAX_THREADS) {
 			return NULL;
 		}
-		free_slot = &cpuprof__threads[high_water++];
+		free_slot = &cpuprof__threads[high_water];
 	}
 	struct cpuprof__thread *t = free_slot;
 	atomic_store_explicit(&t->tid, tid, memory_order_relaxed);
@@ -143,8 +146,11 @@ struct cpuprof__thread *cpuprof__thread_get(int32_t tid)
 	t->has_timer = 0;
 	t->perf_fd = -1;
 	t->registered_by_self = 0;
-	/* Release: a handler that finds the slot by cookie sees the fields above. */
+	/* Release: a handler that finds the slot by cookie or tid sees the fields above. */
 	atomic_store_explicit(&t->state, CPUPROF__SLOT_LIVE, memory_order_release);
+	if (t == &cpuprof__threads[high_water]) {
+		atomic_store_explicit(&high_water, high_water + 1, memory_order_release);
+	}
 	return t;
 }
 
