@@ -71,13 +71,24 @@ static void perf_attr(struct perf_event_attr *a, uint64_t period, int exclude_ke
 
 static int perf_exclude_kernel = -1; /* decided by the probe */
 
+int cpuprof__clock_user_only(void)
+{
+	return perf_exclude_kernel > 0;
+}
+
 cpuprof_engine cpuprof__clock_pick_engine(cpuprof_engine want)
 {
 	if (want == CPUPROF_ENGINE_TIMER) {
 		return CPUPROF_ENGINE_TIMER;
 	}
 	struct perf_event_attr a;
-	for (int ek = 0; ek <= 1; ek++) {
+	/* User-mode samples only, by choice: a sample taken while the thread is in the
+	 * kernel would leave SIGPROF pending across a syscall, and nanosleep, poll, epoll
+	 * and timed futex waits then fail with EINTR even under SA_RESTART. Interrupting
+	 * user mode only, the signal is delivered on the way back from the timer interrupt,
+	 * never inside a syscall. The price: kernel time is not sampled (said in the
+	 * profile's comments). */
+	for (int ek = 1; ek >= 0; ek--) {
 		perf_attr(&a, 10000000, ek);
 		long fd = perf_open(&a, 0);
 		if (fd >= 0) {

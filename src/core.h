@@ -199,6 +199,8 @@ int cpuprof__clock_arm(struct cpuprof__thread *t, uint32_t run);
 void cpuprof__clock_disarm(struct cpuprof__thread *t);
 /* Chooses the engine for `want` (AUTO probes perf_event_open). */
 cpuprof_engine cpuprof__clock_pick_engine(cpuprof_engine want);
+/* 1 if perf events sample user mode only (see clock.c). */
+int cpuprof__clock_user_only(void);
 int cpuprof__itimer_start(int hz);
 void cpuprof__itimer_stop(void);
 extern _Atomic uint64_t cpuprof__timer_errors;

@@ -246,7 +246,13 @@ static int sampler_start(const cpuprof_options *o)
 	atomic_store(&cpuprof__g.run, run_counter);
 	cpuprof__thread_register_self();
 	cpuprof__threads_rescan(); /* arms every thread alive now */
-	(void)cpuprof__itimer_start(o->hz);
+	/* The process-wide ITIMER_PROF covers threads that have no timer of their own yet;
+	 * with perf events every thread gets its event from the pthread_create wrapper or
+	 * the rescan, and the tick-driven ITIMER_PROF would only add signals that can land
+	 * inside syscalls (EINTR), so it is used with the timer engine only. */
+	if (engine == CPUPROF_ENGINE_TIMER) {
+		(void)cpuprof__itimer_start(o->hz);
+	}
 	return 0;
 }
 
@@ -343,17 +349,33 @@ int cpuprof__session_rotate_hz(struct cpuprof__session *s, struct cpuprof__sessi
 	return 0;
 }
 
-int cpuprof__session_build(struct cpuprof__session *s, const struct cpuprof__stacktab *tab,
+int cpuprof__session_build(struct cpuprof__session *s, struct cpuprof__stacktab *tab,
 			   int64_t end_mono_ns, uint8_t **out, size_t *outlen)
 {
+	if (!tab) {
+		tab = s->tab;
+	}
+	if (cpuprof__g.engine == CPUPROF_ENGINE_PERF && cpuprof__clock_user_only()) {
+		/* User-mode perf samples never see kernel time (see clock.c): book the
+		 * window's system CPU time on its own frame so the totals stay true. */
+		int64_t sys = cpuprof__sys_cpu_ns() - s->start_sys_ns;
+		int64_t n = cpuprof__g.period_ns > 0 ? sys / cpuprof__g.period_ns : 0;
+		if (n > 0) {
+			static const uint64_t frame = CPUPROF__FRAME_KERNEL_TIME;
+			(void)cpuprof__stacktab_add(tab, &frame, 1, NULL, 0, n);
+		}
+	}
 	char c1[160], c2[200];
 	const char *engine = cpuprof__g.engine == CPUPROF_ENGINE_PERF ? "perf_event cpu-clock"
 								       : "CPU timers";
 	int64_t cpu = cpuprof__now_ns(CLOCK_PROCESS_CPUTIME_ID) - s->start_cpu_ns;
 	uint64_t sig = atomic_load(&cpuprof__g.signals) - s->signals_base;
 	double eff = cpu > 0 ? (double)sig * 1e9 / (double)cpu : 0;
-	snprintf(c1, sizeof(c1), "cpuprof %s: engine=%s hz=%d", CPUPROF_VERSION_STRING, engine,
-		 cpuprof__g.hz);
+	snprintf(c1, sizeof(c1), "cpuprof %s: engine=%s hz=%d%s", CPUPROF_VERSION_STRING, engine,
+		 cpuprof__g.hz,
+		 cpuprof__g.engine == CPUPROF_ENGINE_PERF && cpuprof__clock_user_only()
+			 ? " (user-mode samples; kernel time booked from getrusage)"
+			 : "");
 	snprintf(c2, sizeof(c2),
 		 "effective rate: %.1f signals per CPU-second (samples are weighted by "
 		 "1+overrun to %d Hz)",
@@ -369,7 +391,7 @@ int cpuprof__session_build(struct cpuprof__session *s, const struct cpuprof__sta
 		.thread_name = cpuprof__thread_name,
 		.thread_name_ctx = NULL,
 	};
-	return cpuprof__pprof_build(tab ? tab : s->tab, &m, out, outlen);
+	return cpuprof__pprof_build(tab, &m, out, outlen);
 }
 
 /* ---- public API ---- */
@@ -432,7 +454,7 @@ out:
 	return err;
 }
 
-static int write_session(struct cpuprof__session *s, const struct cpuprof__stacktab *tab,
+static int write_session(struct cpuprof__session *s, struct cpuprof__stacktab *tab,
 			 const char *path)
 {
 	uint8_t *buf = NULL;

@@ -20,7 +20,7 @@ void cpuprof__session_close(struct cpuprof__session *s);
 int cpuprof__session_rotate_hz(struct cpuprof__session *s, struct cpuprof__session **next);
 /* Encodes the session (or `tab`, a snapshot of it) as a gzipped pprof whose window ends at
  * end_mono_ns. */
-int cpuprof__session_build(struct cpuprof__session *s, const struct cpuprof__stacktab *tab,
+int cpuprof__session_build(struct cpuprof__session *s, struct cpuprof__stacktab *tab,
 			   int64_t end_mono_ns, uint8_t **out, size_t *outlen);
 
 #endif
