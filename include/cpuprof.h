@@ -157,7 +157,11 @@ typedef struct cpuprof_stats {
 	uint64_t lost;           /* weighted samples counted as losses (synthetic frames) */
 	uint64_t threads;        /* threads that got a timer this run */
 	uint64_t timer_errors;   /* threads for which no timer could be created */
+	uint64_t weight;         /* weighted samples those signals stand for (1 + overrun each) */
 } cpuprof_stats;
+
+/* While a profile runs the counters cover the current run; after the last profile stops
+ * they keep the totals of that run until the next one starts. */
 
 /* Fills *st (st->size must be set). Thread-safe. Not async-signal-safe. */
 CPUPROF_API int cpuprof_get_stats(cpuprof_stats *st);
@@ -184,21 +188,41 @@ CPUPROF_API int cpuprof_labels_pop(void);
 /* ---- HTTP endpoint ------------------------------------------------------------------ */
 
 /*
- * Serves GET /debug/pprof/profile?seconds=N on an embedded HTTP server. `addr` is a
- * numeric IPv4 address or NULL for 127.0.0.1; `port` 0 picks a free port. Returns the
- * bound port (> 0) or a negative code. Profiles served use the running rate, or `hz` when
- * nothing runs yet (0 means CPUPROF_DEFAULT_HZ).
+ * Serves GET /debug/pprof/profile?seconds=N (as Go's net/http/pprof; see docs/HTTP.md)
+ * on an embedded HTTP server with its own threads, which never receive the host's signals.
+ * `addr` is a numeric IPv4 or IPv6 address, or NULL for 127.0.0.1; `port` 0 picks a free
+ * port. Every request profiles its own window, so requests may overlap each other and a
+ * file profile. They use the running rate, or when nothing runs the request's `hz`
+ * parameter, else `hz` here (0 means CPUPROF_DEFAULT_HZ).
+ * Returns the bound port (> 0), CPUPROF_EINVAL for a bad address, port or hz,
+ * CPUPROF_ERUNNING if a server runs, or CPUPROF_EHTTP if the server cannot start (e.g.
+ * the port is taken). Not async-signal-safe. Thread-safe.
  */
 CPUPROF_API int cpuprof_http_start(const char *addr, int port, int hz);
+/* Stops accepting, answers the requests still waiting out their window with 503, and
+ * returns when every server thread is gone. CPUPROF_ENOTRUNNING if no server runs.
+ * Not async-signal-safe. Thread-safe; must not be called from a profile request. */
 CPUPROF_API int cpuprof_http_stop(void);
-/* Longest `seconds` a request may ask for (default 300). */
+/* Longest `seconds` a request may ask for (default 300; longer gets 400). A missing
+ * `seconds` means 30, or this maximum if it is smaller. CPUPROF_EINVAL below 1. May be
+ * called at any time. Thread-safe. */
 CPUPROF_API int cpuprof_http_set_max_seconds(int max_seconds);
 
 /* ---- Periodic profiles -------------------------------------------------------------- */
 
-/* Writes a profile of each `seconds`-long window into `dir` as cpuprof-<pid>-<n>.pb.gz,
- * keeping the newest `keep` files (0 keeps all). */
+/*
+ * Writes a profile of each `seconds`-long window into `dir` as cpuprof-<pid>-<n>.pb.gz
+ * (atomically; n counts up within the process), keeping the newest `keep` files of the
+ * run (0 keeps all). The windows are back to back: every sample is in exactly one file.
+ * Runs at `hz` (0: CPUPROF_DEFAULT_HZ) unless another profile already runs, whose rate it
+ * then shares. Returns CPUPROF_EINVAL for seconds < 1, keep < 0, hz < 0 or no dir,
+ * CPUPROF_EIO if dir is not a writable directory, CPUPROF_ERUNNING if periodic profiles
+ * already run. Not async-signal-safe. Thread-safe.
+ */
 CPUPROF_API int cpuprof_periodic_start(const char *dir, int seconds, int keep, int hz);
+/* Ends the current (partial) window, writes it, and stops. Returns 0, the first error any
+ * window's write met during the run (e.g. CPUPROF_EIO), or CPUPROF_ENOTRUNNING.
+ * Not async-signal-safe. Thread-safe. */
 CPUPROF_API int cpuprof_periodic_stop(void);
 
 #ifdef __cplusplus

@@ -106,7 +106,9 @@ static int arm_perf(struct cpuprof__thread *t, uint32_t run, int32_t tid, uint64
 	struct perf_event_attr a;
 	/* Random first expiry: a thread that runs for a fraction f of a period gets a sample
 	 * with probability f. The handler sets the full period at the first signal. */
-	perf_attr(&a, 1 + random_below(period), perf_exclude_kernel > 0);
+	uint64_t first = 1 + random_below(period);
+	perf_attr(&a, first, perf_exclude_kernel > 0);
+	t->next_due_ns = t->arm_cpu_ns + (int64_t)first;
 	long fd = perf_open(&a, tid);
 	if (fd < 0) {
 		return -1;
@@ -146,11 +148,6 @@ static int arm_timer(struct cpuprof__thread *t, uint32_t run, int32_t tid, uint6
 	sev.sigev_value.sival_ptr = (void *)(uintptr_t)cookie;
 	sev._sigev_un._tid = tid;
 	clockid_t clk = tid == cpuprof__gettid() ? CLOCK_THREAD_CPUTIME_ID : thread_cpu_clock(tid);
-	struct timespec cpu;
-	t->arm_cpu_ns = clock_gettime(clk, &cpu) == 0
-				? (int64_t)cpu.tv_sec * 1000000000 + cpu.tv_nsec
-				: 0;
-	atomic_store_explicit(&t->weight_sum, 0, memory_order_relaxed);
 	timer_t id;
 	if (timer_create(clk, &sev, &id) != 0) {
 		return -1;
@@ -180,6 +177,11 @@ int cpuprof__clock_arm(struct cpuprof__thread *t, uint32_t run)
 	cpuprof__clock_disarm(t);
 	int32_t tid = atomic_load_explicit(&t->tid, memory_order_relaxed);
 	uint32_t gen = atomic_load_explicit(&t->gen, memory_order_relaxed);
+	clockid_t clk = tid == cpuprof__gettid() ? CLOCK_THREAD_CPUTIME_ID : thread_cpu_clock(tid);
+	struct timespec cpu;
+	t->arm_cpu_ns =
+		clock_gettime(clk, &cpu) == 0 ? (int64_t)cpu.tv_sec * 1000000000 + cpu.tv_nsec : 0;
+	atomic_store_explicit(&t->weight_sum, 0, memory_order_relaxed);
 	uint64_t cookie = cpuprof__cookie(run, gen, (uint32_t)(t - cpuprof__threads));
 	int rc;
 	if (cpuprof__g.engine == CPUPROF_ENGINE_PERF) {

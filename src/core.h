@@ -66,6 +66,9 @@ struct cpuprof__thread {
 	_Atomic uint32_t perf_first; /* perf engine: first signal not yet seen */
 	_Atomic uint64_t weight_sum; /* handler: weighted samples taken on this thread */
 	int64_t arm_cpu_ns;          /* the thread's CPU time when its clock was armed */
+	/* perf engine, written only by this thread's handler (and by arm, before the event is
+	 * enabled): the thread CPU time at which the next expiration is due. */
+	int64_t next_due_ns;
 	uintptr_t start_fn;          /* pthread start routine, when created through us */
 	/* Owned by normal code under the lock. */
 	int has_timer;

@@ -41,6 +41,7 @@ static uint32_t run_counter;
 static int thread_labels = 1;
 static int64_t run_start_cpu_ns;
 static int64_t run_start_mono_ns;
+static uint64_t last_run_samples; /* ring samples of the last run, kept after stop */
 
 /* The file profile of cpuprof_start. */
 static struct cpuprof__session *file_sess;
@@ -276,26 +277,30 @@ static void sampler_stop(void)
 		cpuprof__profbuf_close(ls->rings[i].buf);
 	}
 	cpuprof__reader_join();
+	last_run_samples = 0;
+	for (uint32_t i = 0; i < ls->nrings; i++) {
+		last_run_samples += atomic_load(&ls->rings[i].samples);
+	}
 	restore_handler();
 	atomic_store(&cpuprof__g.log, NULL);
 	cpuprof__logset_free(ls);
 }
 
-/* Opens a session, starting the sampler if it is the first. api_mu held. */
+/* Opens a session, starting the sampler if it is the first. api_mu held. The session is
+ * attached before the first timer is armed, so it sees every record of the run. */
 static int session_open(const cpuprof_options *o, struct cpuprof__session **out)
 {
+	struct cpuprof__session *s = cpuprof__session_attach();
+	if (!s) {
+		return CPUPROF_ENOMEM;
+	}
 	if (sampler_sessions == 0) {
 		int err = sampler_start(o);
 		if (err) {
+			cpuprof__session_detach(s);
+			cpuprof__session_free(s);
 			return err;
 		}
-	}
-	struct cpuprof__session *s = cpuprof__session_attach();
-	if (!s) {
-		if (sampler_sessions == 0) {
-			sampler_stop();
-		}
-		return CPUPROF_ENOMEM;
 	}
 	sampler_sessions++;
 	*out = s;
@@ -355,17 +360,7 @@ int cpuprof__session_build(struct cpuprof__session *s, struct cpuprof__stacktab 
 	if (!tab) {
 		tab = s->tab;
 	}
-	if (cpuprof__g.engine == CPUPROF_ENGINE_PERF && cpuprof__clock_user_only()) {
-		/* User-mode perf samples never see kernel time (see clock.c): book the
-		 * window's system CPU time on its own frame so the totals stay true. */
-		int64_t sys = cpuprof__sys_cpu_ns() - s->start_sys_ns;
-		int64_t n = cpuprof__g.period_ns > 0 ? sys / cpuprof__g.period_ns : 0;
-		if (n > 0) {
-			static const uint64_t frame = CPUPROF__FRAME_KERNEL_TIME;
-			(void)cpuprof__stacktab_add(tab, &frame, 1, NULL, 0, n);
-		}
-	}
-	char c1[160], c2[200];
+	char c1[300], c2[200];
 	const char *engine = cpuprof__g.engine == CPUPROF_ENGINE_PERF ? "perf_event cpu-clock"
 								       : "CPU timers";
 	int64_t cpu = cpuprof__now_ns(CLOCK_PROCESS_CPUTIME_ID) - s->start_cpu_ns;
@@ -374,7 +369,8 @@ int cpuprof__session_build(struct cpuprof__session *s, struct cpuprof__stacktab 
 	snprintf(c1, sizeof(c1), "cpuprof %s: engine=%s hz=%d%s", CPUPROF_VERSION_STRING, engine,
 		 cpuprof__g.hz,
 		 cpuprof__g.engine == CPUPROF_ENGINE_PERF && cpuprof__clock_user_only()
-			 ? " (user-mode samples; kernel time booked from getrusage)"
+			 ? " (signals interrupt user mode; each sample is weighted by its "
+			   "thread's CPU time since the last, kernel time included)"
 			 : "");
 	snprintf(c2, sizeof(c2),
 		 "effective rate: %.1f signals per CPU-second (samples are weighted by "
@@ -551,10 +547,11 @@ CPUPROF_API int cpuprof_get_stats(cpuprof_stats *st)
 		lost += atomic_load(&cpuprof__g.lost[i]);
 	}
 	struct cpuprof__logset *ls = atomic_load(&cpuprof__g.log);
-	uint64_t samples = 0;
+	uint64_t samples = ls ? 0 : last_run_samples;
 	for (uint32_t i = 0; ls && i < ls->nrings; i++) {
 		samples += atomic_load(&ls->rings[i].samples);
 	}
+	st->weight = atomic_load(&cpuprof__g.weight);
 	st->samples = samples;
 	st->lost = lost;
 	st->threads = atomic_load(&cpuprof__threads_armed);

@@ -21,8 +21,7 @@
 	XX(LOST_NO_THREAD, 8, "[cpuprof] lost: thread not set up")                               \
 	XX(LOST_STOPPING, 9, "[cpuprof] lost: profile stopping")                                 \
 	XX(SIDE_PATH, 10, "[cpuprof] recorded on the side path")                                 \
-	XX(UNSAMPLED_EXIT, 11, "[cpuprof] CPU of an exited thread not reached by its timer")     \
-	XX(KERNEL_TIME, 12, "[cpuprof] kernel time (system CPU, not sampled)")
+	XX(UNSAMPLED_EXIT, 11, "[cpuprof] CPU of an exited thread not reached by its timer")
 
 enum cpuprof__frame {
 #define CPUPROF__FRAME_ENUM(name, value, text) CPUPROF__FRAME_##name = (value),

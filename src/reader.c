@@ -14,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <time.h>
 
 #include "frames.h"
@@ -41,15 +40,6 @@ int64_t cpuprof__now_ns(clockid_t clk)
 	struct timespec ts;
 	clock_gettime(clk, &ts);
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-int64_t cpuprof__sys_cpu_ns(void)
-{
-	struct rusage ru;
-	if (getrusage(RUSAGE_SELF, &ru) != 0) {
-		return 0;
-	}
-	return (int64_t)ru.ru_stime.tv_sec * 1000000000 + (int64_t)ru.ru_stime.tv_usec * 1000;
 }
 
 static void learn_name(int32_t tid)
@@ -265,7 +255,6 @@ static void session_link(struct cpuprof__session *s)
 	s->start_wall_ns = cpuprof__now_ns(CLOCK_REALTIME);
 	s->start_mono_ns = cpuprof__now_ns(CLOCK_MONOTONIC);
 	s->start_cpu_ns = cpuprof__now_ns(CLOCK_PROCESS_CPUTIME_ID);
-	s->start_sys_ns = cpuprof__sys_cpu_ns();
 	s->signals_base = atomic_load(&cpuprof__g.signals);
 	for (int i = 0; i < CPUPROF__LOSS_COUNT; i++) {
 		s->lost_base[i] = atomic_load(&cpuprof__g.lost[i]);

@@ -18,7 +18,6 @@ struct cpuprof__session {
 	int64_t start_wall_ns;
 	int64_t start_mono_ns;
 	int64_t start_cpu_ns;           /* process CPU time at attach */
-	int64_t start_sys_ns;           /* process system (kernel) CPU time at attach */
 	uint64_t signals_base;          /* cpuprof__g.signals at attach */
 	uint64_t lost_base[CPUPROF__LOSS_COUNT];
 	/* Set by the reader when it has drained for the last time for this session. */
@@ -56,7 +55,5 @@ void cpuprof__sessions_forget(void);
 const char *cpuprof__thread_name(void *ctx, int32_t tid);
 
 int64_t cpuprof__now_ns(clockid_t clk);
-/* The process's system CPU time (getrusage), in ns. */
-int64_t cpuprof__sys_cpu_ns(void);
 
 #endif

@@ -188,6 +188,29 @@ void cpuprof__sigprof_handler(int sig, siginfo_t *si, void *ucv)
 				uint64_t period = (uint64_t)cpuprof__g.period_ns;
 				syscall(SYS_ioctl, si->si_fd, PERF_EVENT_IOC_PERIOD, &period);
 			}
+			if (t) {
+				/* The kernel throttles perf events past its sample-rate limit and
+				 * samples only user mode here, so a signal may stand for several
+				 * expirations of the period, as a CPU timer's overrun does: count
+				 * the expiry points (first at the random offset, then every period,
+				 * in the thread's CPU time) that passed since the last signal. One
+				 * syscall per sample reads the thread's CPU clock. A signal more
+				 * than half a period early (clock skew) stands for none. */
+				struct timespec ts;
+				clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+				int64_t now = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+				int64_t p = cpuprof__g.period_ns;
+				int64_t late = now - t->next_due_ns;
+				if (late < -p / 2) {
+					weight = 0;
+				} else {
+					weight = late > 0 ? 1 + (uint64_t)(late / p) : 1;
+					t->next_due_ns += (int64_t)weight * p;
+				}
+				if (weight == 0) {
+					goto out;
+				}
+			}
 		}
 		break;
 	case SI_KERNEL:
