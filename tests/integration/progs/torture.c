@@ -43,7 +43,7 @@ __attribute__((noinline)) static void churn_heap(unsigned *seed)
 	for (int i = 0; i < 2000; i++) {
 		int k = rand_r(seed) % 64;
 		free(keep[k]);
-		keep[k] = malloc((size_t)(rand_r(seed) % 4096) + 1);
+		keep[k] = malloc((size_t)(rand_r(seed) % 4096) + 16);
 		if (keep[k]) {
 			memset(keep[k], i, 16);
 		}
