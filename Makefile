@@ -3,7 +3,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build demo test test-asan stress bench clean
+.PHONY: all deps build build-asan demo test test-asan stress bench clean
 
 all: build
 
@@ -22,15 +22,11 @@ test: build
 	@cd $(BUILD) && ctest --output-on-failure -j$(JOBS) -LE bench
 	@$(MAKE) --no-print-directory test-asan
 
-test-asan: deps
-	@cmake -S . -B $(BUILD)-asan -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug -DCPUPROF_SANITIZE=ON $(CMAKE_FLAGS) >/dev/null
-	@cmake --build $(BUILD)-asan -j$(JOBS)
-	@cd $(BUILD)-asan && ctest --output-on-failure -j$(JOBS) -LE 'bench|nosan'
+XX
 
 # The full torture suite: 30 s in the normal build and under ASan+UBSan.
-stress: build
+stress: build build-asan
 	@cd $(BUILD) && TORTURE_SECONDS=30 ctest --output-on-failure -L stress
-	@$(MAKE) --no-print-directory test-asan CTEST_ARGS="-L stress" >/dev/null
 	@cd $(BUILD)-asan && TORTURE_SECONDS=40 ctest --output-on-failure -L stress
 
 bench: build
