@@ -22,7 +22,12 @@ test: build
 	@cd $(BUILD) && ctest --output-on-failure -j$(JOBS) -LE bench
 	@$(MAKE) --no-print-directory test-asan
 
-XX
+build-asan: deps
+	@cmake -S . -B $(BUILD)-asan -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug -DCPUPROF_SANITIZE=ON $(CMAKE_FLAGS) >/dev/null
+	@cmake --build $(BUILD)-asan -j$(JOBS)
+
+test-asan: build-asan
+	@cd $(BUILD)-asan && ctest --output-on-failure -j$(JOBS) -LE 'bench|nosan'
 
 # The full torture suite: 30 s in the normal build and under ASan+UBSan.
 stress: build build-asan
