@@ -81,6 +81,14 @@ set -e
 pprof_ok "$TMP/gp.pb.gz"
 grep -q 'hz=300' "$TMP/decoded.txt" || fail "CPUPROFILE_FREQUENCY was not used"
 
+# Thread labels are on by default and can be turned off.
+grep -q '"thread_id"' "$TMP/decoded.txt" || fail "no thread_id label by default"
+set +e
+LD_PRELOAD="$LIB" CPUPROF_OUT="$TMP/nolab.pb.gz" CPUPROF_THREAD_LABELS=0 "$P" return
+set -e
+pprof_ok "$TMP/nolab.pb.gz"
+grep -q '"thread_id"' "$TMP/decoded.txt" && fail "CPUPROF_THREAD_LABELS=0 still labels samples"
+
 # %p in the name becomes the pid.
 run 7 "$TMP/pid-%p.pb.gz" return
 ls "$TMP"/pid-[0-9]*.pb.gz >/dev/null 2>&1 || fail "%p was not expanded"

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "profile_check.h"
 #include "cpuprof.h"
 
 static char dir[] = "/tmp/cpuprof-test-api-XXXXXX";
@@ -94,6 +95,7 @@ static void test_rate_rules(void)
 	struct stat stbuf;
 	CHECK_EQ(stat(path, &stbuf), 0);
 	CHECK(stbuf.st_size > 0);
+	CHECK(profile_ok(path));
 	CHECK_EQ(cpuprof_set_rate(100), 100);
 }
 

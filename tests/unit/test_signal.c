@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "profile_check.h"
 #include "core.h"
 #include "cpuprof.h"
 #include "frames.h"
@@ -92,6 +93,7 @@ static void test_cookies(void)
 	struct sigaction now;
 	sigaction(SIGPROF, NULL, &now);
 	CHECK(now.sa_sigaction == their_handler);
+	CHECK(profile_ok("/tmp/cpuprof-test-signal.pb.gz"));
 	queue_self(my_cookie(run));
 	CHECK_EQ(atomic_load(&theirs_called), 3);
 	sigaction(SIGPROF, &before, NULL);
@@ -123,6 +125,7 @@ static void test_dfl_becomes_ign(void)
 	signal(SIGPROF, SIG_DFL);
 	REQUIRE(cpuprof_start("/tmp/cpuprof-test-dfl.pb.gz", 100) == 0);
 	REQUIRE(cpuprof_stop() == 0);
+	CHECK(profile_ok("/tmp/cpuprof-test-dfl.pb.gz"));
 	struct sigaction now;
 	sigaction(SIGPROF, NULL, &now);
 	CHECK(!(now.sa_flags & SA_SIGINFO) && now.sa_handler == SIG_IGN);
