@@ -82,6 +82,27 @@ struct cpuprof__thread *cpuprof__thread_find(int32_t tid)
 	return NULL;
 }
 
+/* The side path: a short stack into the side buffer, which the next handler holding a
+ * ring (or the stop) moves into a ring; `loss` names the count if it is full. */
+static void side_record(struct cpuprof__logset *ls, const void *tag, uint64_t now, int32_t tid,
+			uint64_t weight, uintptr_t pc, uintptr_t fp, uintptr_t sp, uintptr_t lo,
+			uintptr_t hi, int walk, enum cpuprof__loss loss)
+{
+	uint64_t pcs[CPUPROF__SIDE_DEPTH + 1];
+	int more = 0;
+	size_t n = 1;
+	if (walk) {
+		n = cpuprof__unwind_fp(pc, fp, sp, lo, hi, pcs, CPUPROF__SIDE_DEPTH, &more);
+	} else {
+		pcs[0] = pc;
+		pcs[n++] = CPUPROF__FRAME_NO_STACK_BOUNDS;
+	}
+	/* side_push marks a stack cut at CPUPROF__SIDE_DEPTH when told there is more. */
+	if (cpuprof__side_push(ls, tag, now, tid, weight, pcs, n + (size_t)more) != 0) {
+		atomic_fetch_add_explicit(&cpuprof__g.lost[loss], weight, memory_order_relaxed);
+	}
+}
+
 /* Records one sample of `weight` for thread slot `t` (NULL: a thread we do not know). */
 static void record(struct cpuprof__logset *ls, struct cpuprof__thread *t, uint64_t weight,
 		   const ucontext_t *uc)
@@ -112,19 +133,8 @@ static void record(struct cpuprof__logset *ls, struct cpuprof__thread *t, uint64
 	struct cpuprof__ring *r = cpuprof__ring_claim(ls, hint);
 	if (!r) {
 		/* Every ring is held by another handler: the side path. */
-		uint64_t pcs[CPUPROF__SIDE_DEPTH + 1];
-		int more = 0;
-		size_t n = walk ? cpuprof__unwind_fp(pc, fp, sp, lo, hi, pcs, CPUPROF__SIDE_DEPTH,
-						     &more)
-				: 1;
-		if (!walk) {
-			pcs[0] = pc;
-			pcs[n++] = CPUPROF__FRAME_NO_STACK_BOUNDS;
-		}
-		if (cpuprof__side_push(ls, tag, now, tid, weight, pcs, n + (size_t)more) != 0) {
-			atomic_fetch_add_explicit(&cpuprof__g.lost[CPUPROF__LOSS_SIDE_FULL], weight,
-						  memory_order_relaxed);
-		}
+		side_record(ls, tag, now, tid, weight, pc, fp, sp, lo, hi, walk,
+			    CPUPROF__LOSS_SIDE_FULL);
 		return;
 	}
 
@@ -263,8 +273,17 @@ accept:;
 		atomic_fetch_add_explicit(&t->weight_sum, weight, memory_order_relaxed);
 	}
 	if (t && atomic_exchange_explicit(&t->in_handler, 1, memory_order_acquire)) {
-		atomic_fetch_add_explicit(&cpuprof__g.lost[CPUPROF__LOSS_REENTERED], weight,
-					  memory_order_relaxed);
+		/* Re-entered on this thread (a handler of ours below us on the stack): the
+		 * ring path is not ours to use, the side buffer is. */
+		const ucontext_t *uc = (const ucontext_t *)ucv;
+		uintptr_t sp = (uintptr_t)uc->uc_mcontext.gregs[REG_RSP];
+		uintptr_t hi = atomic_load_explicit(&t->stack_hi, memory_order_acquire);
+		uintptr_t lo = atomic_load_explicit(&t->stack_lo, memory_order_relaxed);
+		side_record(ls, cpuprof__labels_current(), now_ns(),
+			    atomic_load_explicit(&t->tid, memory_order_relaxed), weight,
+			    (uintptr_t)uc->uc_mcontext.gregs[REG_RIP],
+			    (uintptr_t)uc->uc_mcontext.gregs[REG_RBP], sp, lo, hi,
+			    hi != 0 && sp >= lo && sp < hi, CPUPROF__LOSS_REENTERED);
 		goto out;
 	}
 	record(ls, t, weight, (const ucontext_t *)ucv);
