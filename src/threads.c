@@ -74,7 +74,15 @@ static void atfork_child(void)
 		struct cpuprof__thread *t = &cpuprof__threads[i];
 		atomic_store(&t->armed_run, 0);
 		t->has_timer = 0;
-		t->perf_fd = -1;
+		if (t->perf_fd >= 0) {
+			/* The child's copy of the parent's event fd: closing it lets the event
+			 * die when the parent closes its own (else it keeps signalling the
+			 * parent's thread). */
+			atomic_store_explicit(&cpuprof__fd_cookie[t->perf_fd], 0,
+					      memory_order_relaxed);
+			close(t->perf_fd);
+			t->perf_fd = -1;
+		}
 		if (t != self && atomic_load(&t->state) != CPUPROF__SLOT_FREE) {
 			atomic_fetch_add(&t->gen, 1);
 			atomic_store(&t->state, CPUPROF__SLOT_FREE);
@@ -82,9 +90,6 @@ static void atfork_child(void)
 	}
 	if (self) {
 		atomic_store(&self->tid, cpuprof__gettid());
-	}
-	for (int i = 0; cpuprof__fd_cookie && i < CPUPROF__MAX_FDS; i++) {
-		atomic_store_explicit(&cpuprof__fd_cookie[i], 0, memory_order_relaxed);
 	}
 	pthread_mutex_init(&threads_mu, NULL);
 }
