@@ -12,7 +12,7 @@ deps:
 
 build: deps
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS) >/dev/null
-	@cmake --build $(BUILD) -j$(JOBS)
+	@env -u MAKEFLAGS -u MAKELEVEL cmake --build $(BUILD) -j$(JOBS)
 
 demo: build
 	@sh examples/run-demo.sh $(BUILD)
@@ -24,7 +24,7 @@ test: build
 
 build-asan: deps
 	@cmake -S . -B $(BUILD)-asan -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug -DCPUPROF_SANITIZE=ON $(CMAKE_FLAGS) >/dev/null
-	@cmake --build $(BUILD)-asan -j$(JOBS)
+	@env -u MAKEFLAGS -u MAKELEVEL cmake --build $(BUILD)-asan -j$(JOBS)
 
 test-asan: build-asan
 	@cd $(BUILD)-asan && ctest --output-on-failure -j$(JOBS) -LE 'bench|nosan'
