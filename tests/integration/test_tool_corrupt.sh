@@ -5,18 +5,10 @@
 # give exit status 1 (not 0, not a signal, not a sanitizer's status), exactly one line on
 # stderr that names the file, and no output. Damage a gzip cannot see (a cut or a flip
 # inside a raw protobuf may still be a valid profile) must at least never crash.
-set -eu
-: "${CPUPROF_BUILD:?run through ctest (CPUPROF_BUILD unset)}"
+. "$(dirname "$0")/lib.sh"
 TOOL="$CPUPROF_BUILD/cpuprof"
 GEN="$CPUPROF_BUILD/tests/prog_tool_genprof_preload"
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT INT TERM
-export HOME="$T"
-
-fail() {
-	echo "FAIL: $*" >&2
-	exit 1
-}
+T=$TMP
 
 [ -x "$TOOL" ] || fail "$TOOL is not built"
 [ -x "$GEN" ] || fail "$GEN is not built"

@@ -5,18 +5,10 @@
 # say. Then a view from the URL (#zoom=...&search=...) must zoom and report the matched
 # share. Names with XML specials, ']]>', a newline and invalid UTF-8 must not break it.
 # Skips (exit 0) only when chromium is not installed.
-set -eu
-: "${CPUPROF_BUILD:?run through ctest (CPUPROF_BUILD unset)}"
+. "$(dirname "$0")/lib.sh"
 TOOL="$CPUPROF_BUILD/cpuprof"
 GEN="$CPUPROF_BUILD/tests/prog_tool_genprof_preload"
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT INT TERM
-export HOME="$T"
-
-fail() {
-	echo "FAIL: $*" >&2
-	exit 1
-}
+T=$TMP
 
 CHROMIUM=$(command -v chromium || command -v chromium-browser || true)
 if [ -z "$CHROMIUM" ]; then

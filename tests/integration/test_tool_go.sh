@@ -3,17 +3,9 @@
 # run here: two named functions burn CPU about 70/30 for ~1.5 s. The report must name both,
 # the hotter first; folded stacks must add up to the sample count go tool pprof sees; the
 # flame graph must be well-formed XML whose root carries that same total.
-set -eu
-: "${CPUPROF_BUILD:?run through ctest (CPUPROF_BUILD unset)}"
+. "$(dirname "$0")/lib.sh"
 TOOL="$CPUPROF_BUILD/cpuprof"
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT INT TERM
-export HOME="$T" GOCACHE="$T/gocache" GOPATH="$T/gopath" GO111MODULE=off GOFLAGS=-mod=mod
-
-fail() {
-	echo "FAIL: $*" >&2
-	exit 1
-}
+T=$TMP
 
 command -v go >/dev/null || fail "go is not installed (scripts/install-deps.sh installs golang-go)"
 [ -x "$TOOL" ] || fail "$TOOL is not built"

@@ -6,21 +6,13 @@
 # die by SIGTERM too; SIGTERM sent to record reaches the command, which still writes its
 # profile; the environment the command sees (LD_PRELOAD kept, CPUPROF_*) is checked.
 # Needs libcpuprof's preload mode (CPUPROF_OUT honoured by $CPUPROF_BUILD/libcpuprof.so).
-set -eu
-: "${CPUPROF_BUILD:?run through ctest (CPUPROF_BUILD unset)}"
+. "$(dirname "$0")/lib.sh"
 TOOL="$CPUPROF_BUILD/cpuprof"
 BURN="$CPUPROF_BUILD/tests/prog_tool_burn_preload"
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT INT TERM
-export HOME="$T" GOCACHE="$T/gocache" GOPATH="$T/gopath" GO111MODULE=off GOFLAGS=-mod=mod
+T=$TMP
 mkdir "$T/tmp"
 export TMPDIR="$T/tmp"
 cd "$T"
-
-fail() {
-	echo "FAIL: $*" >&2
-	exit 1
-}
 
 [ -x "$TOOL" ] || fail "$TOOL is not built"
 [ -x "$BURN" ] || fail "$BURN is not built"

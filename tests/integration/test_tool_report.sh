@@ -6,18 +6,10 @@
 # and --sample-index pick the value as pprof does. 10,000 random stacks agree with pprof
 # function by function; on 100,000 the totals are checked and the time each subcommand
 # takes is printed (not asserted).
-set -eu
-: "${CPUPROF_BUILD:?run through ctest (CPUPROF_BUILD unset)}"
+. "$(dirname "$0")/lib.sh"
 TOOL="$CPUPROF_BUILD/cpuprof"
 GEN="$CPUPROF_BUILD/tests/prog_tool_genprof_preload"
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT INT TERM
-export HOME="$T" GOCACHE="$T/gocache" GOPATH="$T/gopath" GO111MODULE=off GOFLAGS=-mod=mod
-
-fail() {
-	echo "FAIL: $*" >&2
-	exit 1
-}
+T=$TMP
 
 [ -x "$TOOL" ] || fail "$TOOL is not built"
 [ -x "$GEN" ] || fail "$GEN is not built"
