@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "varint.h"
 #include "cpuprof.h"
 
 static int bytes_eq(const struct cpuprof__pb *b, const uint8_t *want, size_t n, int line)
@@ -170,23 +171,6 @@ static void test_nested(void)
 }
 
 /* ---- Round trip through a minimal decoder ---- */
-
-static int get_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
-{
-	uint64_t x = 0;
-	for (int shift = 0; shift < 70; shift += 7) {
-		if (*p >= end) {
-			return -1;
-		}
-		uint8_t c = *(*p)++;
-		x |= (uint64_t)(c & 0x7f) << shift;
-		if (!(c & 0x80)) {
-			*v = x;
-			return 0;
-		}
-	}
-	return -1;
-}
 
 static uint64_t rng = 88172645463325252ULL;
 static uint64_t next_rand(void)

@@ -20,6 +20,7 @@
 #include <zlib.h>
 
 #include "check.h"
+#include "varint.h"
 #include "cpuprof.h"
 #include "frames.h"
 #include "maps.h"
@@ -98,23 +99,6 @@ struct fld {
 	const uint8_t *p; /* bytes of a length-delimited field */
 	size_t n;
 };
-
-static int get_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
-{
-	uint64_t x = 0;
-	for (int shift = 0; shift < 70; shift += 7) {
-		if (*p >= end) {
-			return -1;
-		}
-		uint8_t c = *(*p)++;
-		x |= (uint64_t)(c & 0x7f) << shift;
-		if (!(c & 0x80)) {
-			*v = x;
-			return 0;
-		}
-	}
-	return -1;
-}
 
 /* 1: a field was read; 0: end; -1: malformed. */
 static int next_field(const uint8_t **p, const uint8_t *end, struct fld *f)
