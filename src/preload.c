@@ -222,6 +222,41 @@ int cpuprof__preload_parse(struct cpuprof__preload_config *c, char *err, size_t 
 		}
 		c->http_set = 1;
 	}
+	v = getenv("CPUPROF_PERIODIC");
+	if (v) {
+		/* dir:seconds[:keep]. The dir may hold colons itself, so the numbers come off
+		 * the end: "d:10:5" is d, 10 s, keep 5; "d:10" is d, 10 s, keep all. */
+		const char *c1 = strrchr(v, ':'), *c2 = NULL;
+		long secs = 0, keep = 0;
+		char num[24];
+		for (const char *q = c1; q && q > v && !c2;) {
+			q--;
+			c2 = *q == ':' ? q : NULL;
+		}
+		size_t nl = c2 ? (size_t)(c1 - c2 - 1) : 0;
+		if (c2 && nl < sizeof(num)) {
+			memcpy(num, c2 + 1, nl);
+			num[nl] = 0;
+		}
+		if (c2 && nl < sizeof(num) && parse_int(num, 1, 86400, &secs) == 0 &&
+		    parse_int(c1 + 1, 0, INT_MAX, &keep) == 0) {
+			c1 = c2;
+		} else if (!c1 || parse_int(c1 + 1, 1, 86400, &secs) != 0) {
+			c1 = NULL;
+		}
+		if (!c1 || c1 == v || (size_t)(c1 - v) >= sizeof(c->periodic_dir)) {
+			snprintf(err, errsz,
+				 "CPUPROF_PERIODIC=%.64s is not dir:seconds[:keep] (seconds 1..86400, "
+				 "keep 0 or more, 0 keeps all)",
+				 v);
+			return -1;
+		}
+		memcpy(c->periodic_dir, v, (size_t)(c1 - v));
+		c->periodic_dir[c1 - v] = 0;
+		c->periodic_seconds = (int)secs;
+		c->periodic_keep = (int)keep;
+		c->periodic_set = 1;
+	}
 	return 0;
 }
 
@@ -407,6 +442,11 @@ static void install_ctl_handler(int sig, int *installed)
 	}
 }
 
+static void periodic_at_exit(void)
+{
+	(void)cpuprof_periodic_stop();
+}
+
 __attribute__((constructor)) static void preload_init(void)
 {
 	char err[512];
@@ -414,7 +454,7 @@ __attribute__((constructor)) static void preload_init(void)
 	if (!out) {
 		out = getenv("CPUPROFILE");
 	}
-	if (!out && !getenv("CPUPROF_HTTP")) {
+	if (!out && !getenv("CPUPROF_HTTP") && !getenv("CPUPROF_PERIODIC")) {
 		return; /* not asked to profile from the environment */
 	}
 	if (cpuprof__preload_parse(&cfg, err, sizeof(err)) != 0) {
@@ -437,6 +477,16 @@ __attribute__((constructor)) static void preload_init(void)
 			char hp[128];
 			snprintf(hp, sizeof(hp), "%s:%d", cfg.http_host, cfg.http_port);
 			say("cpuprof: cannot serve CPUPROF_HTTP=%s: %s\n", hp, cpuprof_strerror(port));
+		}
+	}
+	if (cfg.periodic_set && cfg.hz > 0) {
+		int e = cpuprof_periodic_start(cfg.periodic_dir, cfg.periodic_seconds,
+					       cfg.periodic_keep, cfg.hz);
+		if (e) {
+			say("cpuprof: cannot write CPUPROF_PERIODIC profiles into %s: %s\n",
+			    cfg.periodic_dir, cpuprof_strerror(e));
+		} else {
+			atexit(periodic_at_exit); /* writes the last, partial window */
 		}
 	}
 	if (!cfg.out_set) {

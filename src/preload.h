@@ -23,6 +23,10 @@ struct cpuprof__preload_config {
 	int http_set;        /* CPUPROF_HTTP=host:port */
 	char http_host[64];
 	int http_port;
+	int periodic_set;    /* CPUPROF_PERIODIC=dir:seconds[:keep] */
+	char periodic_dir[PATH_MAX];
+	int periodic_seconds;
+	int periodic_keep;
 };
 
 /* Reads the CPUPROF_* variables from the environment. Returns 0, or -1 with one line of
