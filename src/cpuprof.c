@@ -301,8 +301,18 @@ static int session_open(const cpuprof_options *o, struct cpuprof__session **out)
 			cpuprof__session_free(s);
 			return err;
 		}
+		/* sampler_start zeroed the counters after this session was attached. */
+		s->signals_base = 0;
+		memset(s->lost_base, 0, sizeof(s->lost_base));
 	}
 	sampler_sessions++;
+	s->run = (struct cpuprof__run_info){
+		.hz = cpuprof__g.hz,
+		.period_ns = cpuprof__g.period_ns,
+		.engine = cpuprof__g.engine,
+		.user_only = cpuprof__clock_user_only(),
+		.thread_labels = thread_labels,
+	};
 	*out = s;
 	return 0;
 }
@@ -361,27 +371,30 @@ int cpuprof__session_build(struct cpuprof__session *s, struct cpuprof__stacktab 
 		tab = s->tab;
 	}
 	char c1[300], c2[200];
-	const char *engine = cpuprof__g.engine == CPUPROF_ENGINE_PERF ? "perf_event cpu-clock"
-								       : "CPU timers";
-	int64_t cpu = cpuprof__now_ns(CLOCK_PROCESS_CPUTIME_ID) - s->start_cpu_ns;
-	uint64_t sig = atomic_load(&cpuprof__g.signals) - s->signals_base;
+	const struct cpuprof__run_info *r = &s->run;
+	const char *engine = r->engine == CPUPROF_ENGINE_PERF ? "perf_event cpu-clock" : "CPU timers";
+	/* The window's own counts: fixed at its end, or so far for a flush. */
+	int ended = s->signals_end != 0 || s->end_cpu_ns != 0;
+	int64_t cpu = (ended ? s->end_cpu_ns : cpuprof__now_ns(CLOCK_PROCESS_CPUTIME_ID)) -
+		      s->start_cpu_ns;
+	uint64_t sig = (ended ? s->signals_end : atomic_load(&cpuprof__g.signals)) - s->signals_base;
 	double eff = cpu > 0 ? (double)sig * 1e9 / (double)cpu : 0;
 	snprintf(c1, sizeof(c1), "cpuprof %s: engine=%s hz=%d%s", CPUPROF_VERSION_STRING, engine,
-		 cpuprof__g.hz,
-		 cpuprof__g.engine == CPUPROF_ENGINE_PERF && cpuprof__clock_user_only()
+		 r->hz,
+		 r->engine == CPUPROF_ENGINE_PERF && r->user_only
 			 ? " (signals interrupt user mode; each sample is weighted by its "
 			   "thread's CPU time since the last, kernel time included)"
 			 : "");
 	snprintf(c2, sizeof(c2),
 		 "effective rate: %.1f signals per CPU-second (samples are weighted by "
 		 "1+overrun to %d Hz)",
-		 eff, cpuprof__g.hz);
+		 eff, r->hz);
 	const char *comments[] = {c1, c2};
 	struct cpuprof__pprof_meta m = {
 		.time_nanos = s->start_wall_ns,
 		.duration_nanos = end_mono_ns - s->start_mono_ns,
-		.period = cpuprof__g.period_ns,
-		.thread_labels = thread_labels,
+		.period = r->period_ns,
+		.thread_labels = r->thread_labels,
 		.comments = comments,
 		.ncomments = 2,
 		.thread_name = cpuprof__thread_name,

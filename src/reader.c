@@ -281,6 +281,8 @@ void cpuprof__session_finish(struct cpuprof__session *s)
 		[CPUPROF__LOSS_SIDE_FULL] = CPUPROF__FRAME_LOST_SIDE_FULL,
 		[CPUPROF__LOSS_UNWIND] = CPUPROF__FRAME_LOST_UNWIND,
 	};
+	s->signals_end = atomic_load(&cpuprof__g.signals);
+	s->end_cpu_ns = cpuprof__now_ns(CLOCK_PROCESS_CPUTIME_ID);
 	for (int i = 0; i < CPUPROF__LOSS_COUNT; i++) {
 		uint64_t d = atomic_load(&cpuprof__g.lost[i]) - s->lost_base[i];
 		s->lost_base[i] += d;
@@ -296,6 +298,7 @@ struct cpuprof__session *cpuprof__session_rotate(struct cpuprof__session *s)
 	if (!n) {
 		return NULL;
 	}
+	n->run = s->run;
 	pthread_mutex_lock(&sess_mu);
 	s->successor = n;
 	if (!reader_running) {

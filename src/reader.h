@@ -12,13 +12,26 @@
 #include "core.h"
 #include "stacktab.h"
 
+/* What the sampler ran with while a session was open: copied into the session so that its
+ * profile is built with its own rate even if the sampler restarts before the build. */
+struct cpuprof__run_info {
+	int hz;
+	int64_t period_ns;
+	cpuprof_engine engine;
+	int user_only;     /* perf events sample user mode only */
+	int thread_labels; /* samples carry thread_id / thread_name */
+};
+
 struct cpuprof__session {
 	struct cpuprof__session *next;
+	struct cpuprof__run_info run;
 	struct cpuprof__stacktab *tab;
 	int64_t start_wall_ns;
 	int64_t start_mono_ns;
 	int64_t start_cpu_ns;           /* process CPU time at attach */
 	uint64_t signals_base;          /* cpuprof__g.signals at attach */
+	uint64_t signals_end;           /* ... and at the end of the window (0: still open) */
+	int64_t end_cpu_ns;             /* process CPU time at the end of the window */
 	uint64_t lost_base[CPUPROF__LOSS_COUNT];
 	/* Set by the reader when it has drained for the last time for this session. */
 	int ended;
