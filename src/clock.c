@@ -37,15 +37,19 @@ static clockid_t thread_cpu_clock(int32_t tid)
 static uint64_t random_below(uint64_t n)
 {
 	static _Atomic uint64_t state;
-	uint64_t s = atomic_fetch_add_explicit(&state, 0x9E3779B97F4A7C15ull, memory_order_relaxed);
+	uint64_t s = atomic_load_explicit(&state, memory_order_relaxed);
 	if (s == 0) {
+		/* Seed once; a racing seeder loses the CAS and uses the winner's seed. */
 		struct timespec ts;
 		clock_gettime(CLOCK_MONOTONIC, &ts);
-		s = (uint64_t)ts.tv_nsec * 0x9E3779B97F4A7C15ull ^ (uint64_t)getpid();
-		atomic_store_explicit(&state, s, memory_order_relaxed);
+		uint64_t seed = ((uint64_t)ts.tv_nsec * 0x9E3779B97F4A7C15ull) ^ (uint64_t)getpid() ^
+				((uint64_t)ts.tv_sec << 32) ^ 1;
+		atomic_compare_exchange_strong_explicit(&state, &s, seed, memory_order_relaxed,
+							memory_order_relaxed);
 	}
-	/* splitmix64 */
-	s += 0x9E3779B97F4A7C15ull;
+	/* splitmix64 over a shared Weyl sequence: every call gets its own value. */
+	s = atomic_fetch_add_explicit(&state, 0x9E3779B97F4A7C15ull, memory_order_relaxed) +
+	    0x9E3779B97F4A7C15ull;
 	s = (s ^ (s >> 30)) * 0xBF58476D1CE4E5B9ull;
 	s = (s ^ (s >> 27)) * 0x94D049BB133111EBull;
 	s ^= s >> 31;

@@ -136,7 +136,8 @@ struct cpuprof__global {
 	int64_t period_ns;
 	int max_depth;
 	cpuprof_engine engine;
-	struct sigaction prev_action; /* the SIGPROF action before ours */
+	struct sigaction prev_action; /* the SIGPROF action before ours (SIG_DFL as SIG_IGN) */
+	int prev_was_default;         /* ... which was SIG_DFL */
 	int handler_installed;
 };
 

@@ -150,9 +150,16 @@ static int install_handler(cpuprof_sigprof_policy policy)
 	if (theirs && policy == CPUPROF_SIGPROF_REFUSE) {
 		return CPUPROF_ESIGCONFLICT;
 	}
-	/* A previous SIG_DFL is remembered as SIG_IGN: restored at stop, a SIGPROF still
-	 * pending from our last timers is then ignored instead of killing the process. */
-	if (!(old.sa_flags & SA_SIGINFO) && old.sa_handler == SIG_DFL) {
+	/* Our own handler is never "the previous one" (a fork child that inherited it would
+	 * forward to itself forever). */
+	if ((old.sa_flags & SA_SIGINFO) && old.sa_sigaction == cpuprof__sigprof_handler) {
+		memset(&old, 0, sizeof(old));
+		old.sa_handler = SIG_DFL;
+	}
+	/* A previous SIG_DFL is forwarded to as SIG_IGN while we run: a SIGPROF that is not
+	 * ours must not kill the process. At stop it is restored through SIG_IGN. */
+	cpuprof__g.prev_was_default = !(old.sa_flags & SA_SIGINFO) && old.sa_handler == SIG_DFL;
+	if (cpuprof__g.prev_was_default) {
 		old.sa_handler = SIG_IGN;
 	}
 	cpuprof__g.prev_action = old;
@@ -166,7 +173,14 @@ static int install_handler(cpuprof_sigprof_policy policy)
 static void restore_handler(void)
 {
 	if (cpuprof__g.handler_installed) {
+		/* Every timer is deleted and every perf event closed (close waits for the
+		 * event's pending signal work), so no new SIGPROF of ours can be generated.
+		 * Setting SIG_IGN discards any still pending on any thread; only then is a
+		 * previous SIG_DFL put back, which would otherwise kill the process. */
 		sigaction(SIGPROF, &cpuprof__g.prev_action, NULL);
+		if (cpuprof__g.prev_was_default) {
+			signal(SIGPROF, SIG_DFL);
+		}
 		cpuprof__g.handler_installed = 0;
 	}
 }
@@ -581,6 +595,14 @@ CPUPROF_API int cpuprof_get_stats(cpuprof_stats *st)
  * parent's profiles (never writing the parent's file) and starts with profiling off. */
 static void atfork_child(void)
 {
+	/* The child inherited our handler: give SIGPROF back its previous action, so a
+	 * later start in the child records the program's handler, not ours. */
+	if (cpuprof__g.handler_installed) {
+		sigaction(SIGPROF, &cpuprof__g.prev_action, NULL);
+		if (cpuprof__g.prev_was_default) {
+			signal(SIGPROF, SIG_DFL);
+		}
+	}
 	pthread_mutex_init(&api_mu, NULL);
 	atomic_store(&cpuprof__g.run, 0);
 	atomic_store(&cpuprof__g.log, NULL);

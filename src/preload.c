@@ -26,11 +26,11 @@
 
 #include "cpuprof.h"
 #include "preload.h"
+#include "service.h"
 
 static struct cpuprof__preload_config cfg;
 static int ctl_pipe[2] = {-1, -1};
 static int toggle_count;
-static int active; /* this process owns a preload profile */
 static const int term_signals[] = {SIGINT, SIGTERM, SIGHUP};
 static int term_installed[3];
 
@@ -315,11 +315,12 @@ static void stop_profile(void)
 	}
 }
 
+/* Always stops (a no-op in a fork child, which forgot the parent's profile): if the
+ * control thread is writing the profile for a termination signal right now, this waits for
+ * it on the API lock instead of letting exit_group cut the write short. */
 static void at_exit(void)
 {
-	if (active) {
-		stop_profile();
-	}
+	stop_profile();
 }
 
 static void ctl_signal(int sig)
@@ -375,7 +376,6 @@ static void *ctl_main(void *arg)
 			continue;
 		}
 		/* A termination signal at its default action: write, then die by it. */
-		active = 0;
 		stop_profile();
 		signal(sig, SIG_DFL);
 		sigset_t set;
@@ -392,15 +392,26 @@ static void *ctl_main(void *arg)
  * default action so the child dies as it would have, and never write the parent's file. */
 static void atfork_child(void)
 {
-	active = 0;
+	/* No control thread exists here, and the pipe is the parent's: our handlers would
+	 * hand the child's signals to the parent. Put back the default action, but only
+	 * where our handler still is (the program may have installed its own since). */
 	for (int i = 0; i < 3; i++) {
-		if (term_installed[i]) {
+		struct sigaction cur;
+		if (term_installed[i] && sigaction(term_signals[i], NULL, &cur) == 0 &&
+		    !(cur.sa_flags & SA_SIGINFO) && cur.sa_handler == ctl_signal) {
 			signal(term_signals[i], SIG_DFL);
-			term_installed[i] = 0;
 		}
+		term_installed[i] = 0;
 	}
-	if (cfg.toggle_signal) {
-		signal(cfg.toggle_signal, SIG_IGN);
+	struct sigaction cur;
+	if (cfg.toggle_signal && sigaction(cfg.toggle_signal, NULL, &cur) == 0 &&
+	    !(cur.sa_flags & SA_SIGINFO) && cur.sa_handler == ctl_signal) {
+		signal(cfg.toggle_signal, SIG_DFL);
+	}
+	if (ctl_pipe[0] >= 0) {
+		close(ctl_pipe[0]);
+		close(ctl_pipe[1]);
+		ctl_pipe[0] = ctl_pipe[1] = -1;
 	}
 }
 
@@ -410,9 +421,9 @@ static int start_control(void)
 		return -1;
 	}
 	fcntl(ctl_pipe[1], F_SETFL, O_NONBLOCK);
-	/* The control thread blocks every signal so none is delivered to it. */
+	/* The control thread blocks the host's signals (service.h), not SIGPROF. */
 	sigset_t all, old;
-	sigfillset(&all);
+	cpuprof__service_sigmask(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	pthread_t th;
 	pthread_attr_t attr;
@@ -519,7 +530,6 @@ __attribute__((constructor)) static void preload_init(void)
 			return;
 		}
 	}
-	active = 1;
 	atexit(at_exit);
 	for (int i = 0; i < 3; i++) {
 		install_ctl_handler(term_signals[i], &term_installed[i]);

@@ -18,6 +18,7 @@
 
 #include "frames.h"
 #include "reader.h"
+#include "service.h"
 
 static pthread_mutex_t sess_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t sess_cv = PTHREAD_COND_INITIALIZER;
@@ -220,7 +221,13 @@ static void *reader_main(void *arg)
 
 int cpuprof__reader_start(struct cpuprof__logset *ls)
 {
-	if (pthread_create(&reader_thread, NULL, reader_main, ls) != 0) {
+	/* The reader blocks the host's signals (service.h): they are not for it. */
+	sigset_t mask, old;
+	cpuprof__service_sigmask(&mask);
+	pthread_sigmask(SIG_SETMASK, &mask, &old);
+	int rc = pthread_create(&reader_thread, NULL, reader_main, ls);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0) {
 		return CPUPROF_ETHREAD;
 	}
 	reader_running = 1;

@@ -191,6 +191,14 @@ void cpuprof__sigprof_handler(int sig, siginfo_t *si, void *ucv)
 			uint64_t v = atomic_load_explicit(&cpuprof__fd_cookie[si->si_fd],
 							  memory_order_acquire);
 			t = cookie_slot(v, run, &ours);
+			/* An fd number is reused once its event is closed: a signal still
+			 * pending from the old event would name the new event's slot. The
+			 * event signals its own thread, so the slot must be this thread's. */
+			if (t && t != cpuprof__tls_slot &&
+			    atomic_load_explicit(&t->tid, memory_order_relaxed) !=
+				    (int32_t)syscall(SYS_gettid)) {
+				t = NULL;
+			}
 			if (t && atomic_exchange_explicit(&t->perf_first, 0,
 							  memory_order_relaxed)) {
 				/* The first period was a random fraction of one; from now

@@ -259,9 +259,13 @@ void cpuprof__account_exit(struct cpuprof__thread *t)
 static void thread_exit_hook(void *arg)
 {
 	struct cpuprof__thread *t = arg;
-	cpuprof__account_exit(t);
+	int32_t tid = cpuprof__gettid();
+	/* Under the lock, so neither a rescan nor a stop changes the slot meanwhile (the
+	 * exit accounting only claims a ring: it never blocks on a handler). */
 	cpuprof__threads_lock();
-	if (cpuprof__tls_slot == t && atomic_load(&t->state) == CPUPROF__SLOT_LIVE) {
+	if (cpuprof__tls_slot == t && atomic_load(&t->state) == CPUPROF__SLOT_LIVE &&
+	    atomic_load(&t->tid) == tid) {
+		cpuprof__account_exit(t);
 		cpuprof__thread_free(t);
 	}
 	cpuprof__tls_slot = NULL;
@@ -403,20 +407,25 @@ void cpuprof__threads_rescan(void)
 		}
 	}
 	closedir(d);
-	uint32_t run = atomic_load(&cpuprof__g.run);
 	cpuprof__threads_lock();
-	/* Threads that are gone: free their slots (and timers). */
+	/* Loaded under the lock: sampler_stop stores run = 0 before it takes the lock to
+	 * disarm everything, so a rescan never arms a timer for a run that has stopped. */
+	uint32_t run = atomic_load(&cpuprof__g.run);
+	/* Threads that are gone: free their slots (and timers). A thread missing from the
+	 * listing may simply be newer than it, so only a thread the kernel no longer knows
+	 * is freed; and a thread that registered itself is freed by its own exit hook. */
+	pid_t pid = getpid();
 	for (uint32_t i = 0; i < high_water; i++) {
 		struct cpuprof__thread *t = &cpuprof__threads[i];
-		if (atomic_load(&t->state) != CPUPROF__SLOT_LIVE) {
+		if (atomic_load(&t->state) != CPUPROF__SLOT_LIVE || t->registered_by_self) {
 			continue;
 		}
 		int32_t tid = atomic_load(&t->tid);
-		int alive = 0;
-		for (size_t k = 0; k < n && !alive; k++) {
-			alive = tids[k] == tid;
+		int listed = 0;
+		for (size_t k = 0; k < n && !listed; k++) {
+			listed = tids[k] == tid;
 		}
-		if (!alive) {
+		if (!listed && syscall(SYS_tgkill, pid, tid, 0) != 0 && errno == ESRCH) {
 			cpuprof__thread_free(t);
 		}
 	}

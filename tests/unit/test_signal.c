@@ -12,6 +12,7 @@
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -166,20 +167,57 @@ static void test_refuse_policy(void)
 	sigaction(SIGPROF, &before, NULL);
 }
 
-/* A previous SIG_DFL is restored as SIG_IGN, so a SIGPROF still pending from our last
- * timers cannot kill the program after stop. */
-static void test_dfl_becomes_ign(void)
+/* A previous SIG_DFL comes back as SIG_DFL, and a SIGPROF of ours still pending at stop
+ * is discarded on the way (through SIG_IGN) instead of killing the program. */
+static void test_dfl_restored_pending_discarded(void)
 {
 	signal(SIGPROF, SIG_DFL);
 	REQUIRE(cpuprof_start("/tmp/cpuprof-test-dfl.pb.gz", 100) == 0);
+	sigset_t prof, old;
+	sigemptyset(&prof);
+	sigaddset(&prof, SIGPROF);
+	pthread_sigmask(SIG_BLOCK, &prof, &old);
+	queue_self(my_cookie(atomic_load(&cpuprof__g.run))); /* stays pending: blocked */
+	sigset_t pending;
+	sigpending(&pending);
+	CHECK(sigismember(&pending, SIGPROF));
 	REQUIRE(cpuprof_stop() == 0);
 	CHECK(profile_ok("/tmp/cpuprof-test-dfl.pb.gz"));
 	struct sigaction now;
 	sigaction(SIGPROF, NULL, &now);
-	CHECK(!(now.sa_flags & SA_SIGINFO) && now.sa_handler == SIG_IGN);
-	raise(SIGPROF); /* ignored: we are still alive */
-	signal(SIGPROF, SIG_DFL);
+	CHECK(!(now.sa_flags & SA_SIGINFO) && now.sa_handler == SIG_DFL);
+	sigpending(&pending);
+	CHECK(!sigismember(&pending, SIGPROF));
+	pthread_sigmask(SIG_SETMASK, &old, NULL); /* still alive */
 	unlink("/tmp/cpuprof-test-dfl.pb.gz");
+}
+
+/* A fork child inherits our handler; starting a profile there must not take our own
+ * handler for the program's (it would forward to itself forever). */
+static void test_fork_child_restart(void)
+{
+	REQUIRE(cpuprof_start("/tmp/cpuprof-test-fork-parent.pb.gz", 100) == 0);
+	pid_t pid = fork();
+	if (pid == 0) {
+		struct sigaction now;
+		sigaction(SIGPROF, NULL, &now);
+		if ((now.sa_flags & SA_SIGINFO) && now.sa_sigaction == cpuprof__sigprof_handler) {
+			_exit(10); /* our handler left behind in the child */
+		}
+		if (cpuprof_start("/tmp/cpuprof-test-fork-child.pb.gz", 100) != 0) {
+			_exit(11);
+		}
+		syscall(SYS_tgkill, getpid(), cpuprof__gettid(), SIGPROF); /* not ours: forwarded */
+		_exit(cpuprof_stop() == 0 ? 0 : 12);
+	}
+	int st = 0;
+	REQUIRE(waitpid(pid, &st, 0) == pid);
+	CHECK(WIFEXITED(st));
+	CHECK_EQ(WEXITSTATUS(st), 0);
+	REQUIRE(cpuprof_stop() == 0);
+	CHECK(profile_ok("/tmp/cpuprof-test-fork-child.pb.gz"));
+	unlink("/tmp/cpuprof-test-fork-parent.pb.gz");
+	unlink("/tmp/cpuprof-test-fork-child.pb.gz");
 }
 
 /* ---- the unwinder on a real frame-pointer chain ---- */
@@ -234,6 +272,7 @@ int main(void)
 	test_cookies();
 	test_reentry_side_path();
 	test_refuse_policy();
-	test_dfl_becomes_ign();
+	test_dfl_restored_pending_discarded();
+	test_fork_child_restart();
 	return check_exit();
 }
