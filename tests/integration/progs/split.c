@@ -93,8 +93,8 @@ int main(int argc, char **argv)
 		t[1] += c2 - c1;
 		t[2] += c3 - c2;
 	}
+	double p1 = cpu_now(CLOCK_PROCESS_CPUTIME_ID); /* the window ends at stop */
 	err = cpuprof_stop();
-	double p1 = cpu_now(CLOCK_PROCESS_CPUTIME_ID);
 	if (err) {
 		fprintf(stderr, "split: stop: %s\n", cpuprof_strerror(err));
 		return 1;

@@ -127,8 +127,10 @@ static int run_shares(const char *out, int hz, double seconds)
 	for (int i = 0; i < 8; i++) {
 		pthread_join(th[i], NULL);
 	}
-	stop();
+	/* The window ends when stop disarms the timers; what stop then spends building the
+	 * profile is after the window, so the truth is read first. */
 	double p1 = now(CLOCK_PROCESS_CPUTIME_ID);
+	stop();
 	for (int i = 0; i < 8; i++) {
 		printf("truth w%d %.6f\n", i, w[i].cpu);
 	}
@@ -268,8 +270,10 @@ static int run_churn(const char *out, int hz, int n)
 			during_max = t > during_max ? t : during_max;
 		}
 	}
-	stop();
+	/* The window ends when stop disarms the timers; what stop then spends building the
+	 * profile is after the window, so the truth is read first. */
 	double p1 = now(CLOCK_PROCESS_CPUTIME_ID);
+	stop();
 	printf("timers_before %d\ntimers_after %d\ntimers_during_max %d\n", before, count_timers(),
 	       during_max);
 	printf("perf_fds_before %d\nperf_fds_after %d\n", fds_before, count_perf_fds());
@@ -301,8 +305,10 @@ static int run_restart(const char *out1, const char *out2, int hz)
 	double p0 = now(CLOCK_PROCESS_CPUTIME_ID);
 	start(out2, hz);
 	burn_for(0.3);
-	stop();
+	/* The window ends when stop disarms the timers; what stop then spends building the
+	 * profile is after the window, so the truth is read first. */
 	double p1 = now(CLOCK_PROCESS_CPUTIME_ID);
+	stop();
 	atomic_store(&stop_flag, 1);
 	for (int i = 0; i < 3; i++) {
 		pthread_join(th[i], NULL);
