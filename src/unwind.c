@@ -29,8 +29,11 @@ size_t cpuprof__unwind_fp(uintptr_t pc, uintptr_t fp, uintptr_t sp, uintptr_t lo
 		const uintptr_t *frame = (const uintptr_t *)fp;
 		uintptr_t next = frame[0];
 		uintptr_t ret = frame[1];
-		if (ret < 4096) {
-			break; /* not a return address: the chain ended or is garbage */
+		if (ret < 4096 || ret >= (1ull << 47)) {
+			/* Not a user-space code address (below the first page, or not canonical
+			 * for x86-64 user space): the chain ended or a stale frame pointer
+			 * led into data. */
+			break;
 		}
 		if (n == max) {
 			*more = 1;

@@ -21,7 +21,7 @@ while read -r sym; do
 	case " $allowed_libc $allowed_data " in *" $sym "*) continue ;; esac
 	# Sanitizer builds instrument every object; their runtime is not ours to list.
 	if [ "${CPUPROF_SANITIZE:-0}" = 1 ]; then
-		case "$sym" in __asan_* | __ubsan_* | __sanitizer_*) continue ;; esac
+		case "$sym" in __asan_* | __ubsan_* | __sanitizer_* | __sancov_* | __start___sancov_* | __stop___sancov_*) continue ;; esac
 	fi
 	bad="$bad $sym"
 done <"$TMP/undef.txt"

@@ -264,6 +264,12 @@ static void test_unwind(void)
 	int m;
 	CHECK_EQ(cpuprof__unwind_fp(0x1000, 0x10, 0x8, 0x1000, 0x2000, o, 8, &m), 1);
 	CHECK_EQ(cpuprof__unwind_fp(0x1000, 0x1ff9, 0x1000, 0x1000, 0x2000, o, 8, &m), 1);
+	/* A frame whose "return address" is text, not code (a stale frame pointer into a
+	 * buffer holding "AAAAAAAA"), ends the walk instead of becoming a frame. */
+	uint64_t fake[4] = {0, 0x4141414141414141ull, 0, 0};
+	uintptr_t ff = (uintptr_t)fake;
+	fake[0] = ff + 16;
+	CHECK_EQ(cpuprof__unwind_fp(0x1000, ff, ff, ff, ff + sizeof(fake), o, 8, &m), 1);
 }
 
 int main(void)
