@@ -323,6 +323,30 @@ for prog in bench_build bench_labels bench_http; do
 	MICRO="$MICRO $WORK/micro.$prog.txt"
 done
 
+# ---- 8b. the command-line tool on a profile with 100,000 distinct stacks -----------------------
+GEN="$BUILD/tests/prog_tool_genprof_preload"
+TOOL="$BUILD/cpuprof"
+if cmake --build "$BUILD" --target prog_tool_genprof_preload cpuprof_tool >/dev/null 2>>"$WORK/stderr.log" &&
+	[ -x "$GEN" ] && [ -x "$TOOL" ]; then
+	say "cpuprof report, folded and flamegraph on 100,000 distinct stacks"
+	"$GEN" big 100000 32 | gzip -1 >"$WORK/big.pb.gz"
+	{
+		echo "run.sh: build/cpuprof report, folded and flamegraph on a profile of 100,000 distinct stacks, depth 4-32 ($(($(wc -c <"$WORK/big.pb.gz") / 1024)) KiB gzipped; tests/integration/progs/tool_genprof_preload.c big 100000 32), 3 runs each"
+		for sub in report folded flamegraph; do
+			for r in 1 2 3; do
+				if [ $sub = flamegraph ]; then
+					set -- flamegraph "$WORK/big.pb.gz" -o "$WORK/big.svg"
+				else
+					set -- $sub "$WORK/big.pb.gz"
+				fi
+				/usr/bin/time -f "$sub, run $r: %e s wall, %U s user + %S s sys CPU, max RSS %M KiB" \
+					"$TOOL" "$@" 2>&1 >/dev/null | tail -n 1
+			done
+		done
+	} >"$WORK/micro.tool.txt"
+	MICRO="$MICRO $WORK/micro.tool.txt"
+fi
+
 # ---- 9. static footprint of the libraries -------------------------------------------------------
 static_size() { # static_size NAME FILE: .data + .bss and .text sizes from size -A
 	[ -f "$2" ] || return 0

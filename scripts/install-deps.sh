@@ -9,7 +9,7 @@ build-essential cmake pkg-config clang libclang-rt-14-dev
 zlib1g-dev libdw-dev libelf-dev libmicrohttpd-dev
 golang-go protobuf-compiler golang-github-google-pprof-dev
 google-perftools libgoogle-perftools-dev linux-perf
-curl libxml2-utils chromium
+curl libxml2-utils chromium time
 "
 
 if [ "${CPUPROF_SKIP_DEPS:-0}" = 1 ]; then
