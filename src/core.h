@@ -109,7 +109,6 @@ struct cpuprof__logset {
 enum cpuprof__loss {
 	CPUPROF__LOSS_REENTERED,
 	CPUPROF__LOSS_SIDE_FULL,
-	CPUPROF__LOSS_UNWIND,
 	CPUPROF__LOSS_COUNT
 };
 

@@ -15,12 +15,8 @@
 	XX(LOST_OVERFLOW, 2, "[cpuprof] lost: buffer overflow")                                  \
 	XX(LOST_REENTERED, 3, "[cpuprof] lost: handler re-entered")                              \
 	XX(LOST_UNWIND, 4, "[cpuprof] lost: unwind failed")                                      \
-	XX(LOST_BUSY, 5, "[cpuprof] lost: all buffers busy")                                     \
 	XX(LOST_SIDE_FULL, 6, "[cpuprof] lost: side buffer full")                                \
 	XX(NO_STACK_BOUNDS, 7, "[cpuprof] stack not walked: thread stack not known yet")         \
-	XX(LOST_NO_THREAD, 8, "[cpuprof] lost: thread not set up")                               \
-	XX(LOST_STOPPING, 9, "[cpuprof] lost: profile stopping")                                 \
-	XX(SIDE_PATH, 10, "[cpuprof] recorded on the side path")                                 \
 	XX(UNSAMPLED_EXIT, 11, "[cpuprof] CPU of an exited thread not reached by its timer")
 
 enum cpuprof__frame {

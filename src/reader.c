@@ -286,7 +286,6 @@ void cpuprof__session_finish(struct cpuprof__session *s)
 	static const uint64_t frame_of[CPUPROF__LOSS_COUNT] = {
 		[CPUPROF__LOSS_REENTERED] = CPUPROF__FRAME_LOST_REENTERED,
 		[CPUPROF__LOSS_SIDE_FULL] = CPUPROF__FRAME_LOST_SIDE_FULL,
-		[CPUPROF__LOSS_UNWIND] = CPUPROF__FRAME_LOST_UNWIND,
 	};
 	s->signals_end = atomic_load(&cpuprof__g.signals);
 	s->end_cpu_ns = cpuprof__now_ns(CLOCK_PROCESS_CPUTIME_ID);
