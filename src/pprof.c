@@ -505,6 +505,26 @@ static int addr_location(struct builder *b, uint64_t addr, uint64_t *id)
 		}
 	}
 
+	/* An address in a real mapping that no symbol covers (a PLT stub, padding): name it
+	 * "[file+0xoffset]", as pprof shows unsymbolized frames, and count that name as a
+	 * function. Otherwise one such sample would clear has_functions for the whole
+	 * mapping, and pprof would re-symbolize it with a reader (Go 1.19's) that has no
+	 * inline frames, discarding ours. */
+	struct cpuprof__symframe unknown;
+	char unknown_name[96];
+	if (sr.nframes == 0 && mi >= 0 && !b->fake_mapping) {
+		const struct cpuprof__mapping *mp = &b->maps.v[mi];
+		const char *base = mp->path ? strrchr(mp->path, '/') : NULL;
+		base = base ? base + 1 : (mp->path ? mp->path : "?");
+		snprintf(unknown_name, sizeof(unknown_name), "[%.60s+0x%llx]", base,
+			 (unsigned long long)(addr - mp->start + mp->offset));
+		memset(&unknown, 0, sizeof(unknown));
+		unknown.function = unknown_name;
+		sr.frames = &unknown;
+		sr.nframes = 1;
+		sr.flags = CPUPROF__SYM_FUNCTION;
+	}
+
 	/* Functions first (they are messages of their own, written before the Location). */
 	uint64_t fids[64];
 	int64_t lines[64];
