@@ -597,18 +597,12 @@ static void atfork_child(void)
 {
 	/* The child inherited our handler: give SIGPROF back its previous action, so a
 	 * later start in the child records the program's handler, not ours. */
-	if (cpuprof__g.handler_installed) {
-		sigaction(SIGPROF, &cpuprof__g.prev_action, NULL);
-		if (cpuprof__g.prev_was_default) {
-			signal(SIGPROF, SIG_DFL);
-		}
-	}
+	restore_handler();
 	pthread_mutex_init(&api_mu, NULL);
 	atomic_store(&cpuprof__g.run, 0);
 	atomic_store(&cpuprof__g.log, NULL);
 	atomic_store(&cpuprof__g.inflight, 0);
 	atomic_store(&cpuprof__g.itimer_on, 0);
-	cpuprof__g.handler_installed = 0;
 	file_sess = NULL;
 	file_path = NULL;
 	sampler_sessions = 0;

@@ -56,3 +56,13 @@ total_cpu_ns() {
 within() {
 	awk -v a="$1" -v b="$2" -v t="$3" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d <= t) }'
 }
+
+# cpu_total_ok FILE TRUTH WHAT: the profile's total cpu/nanoseconds is within 10% of the
+# "process_cpu <seconds>" line the workload printed into TRUTH.
+cpu_total_ok() {
+	got=$(total_cpu_ns "$1")
+	want=$(awk '$1 == "process_cpu" { printf "%.0f", $2 * 1e9 }' "$2")
+	echo "$3: profile cpu $got ns, process cpu $want ns"
+	awk -v a="$got" -v b="$want" 'BEGIN { r = a / b; exit !(r > 0.9 && r < 1.1) }' ||
+		fail "$3: profile CPU $got ns is not within 10% of process CPU $want ns"
+}

@@ -18,11 +18,7 @@ for f in work_a work_b work_c; do
 	within "$got" "$truth" 10 || fail "$f share ${got}% is not within 10 points of ${truth}%"
 done
 
-cpu_ns=$(total_cpu_ns "$TMP/split.pb.gz")
-proc=$(awk '$1 == "process_cpu" { printf "%.0f", $2 * 1e9 }' "$TMP/truth.txt")
-echo "profile cpu ${cpu_ns} ns, process cpu ${proc} ns"
-awk -v a="$cpu_ns" -v b="$proc" 'BEGIN { r = a / b; exit !(r > 0.9 && r < 1.1) }' ||
-	fail "profile CPU time $cpu_ns ns is not within 10% of process CPU time $proc ns"
+cpu_total_ok "$TMP/split.pb.gz" "$TMP/truth.txt" split
 
 # Inline frame: mix_step inlined into work_a, shown with its source file and line.
 go tool pprof -traces "$TMP/split.pb.gz" >"$TMP/traces.txt"

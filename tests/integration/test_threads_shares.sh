@@ -23,10 +23,6 @@ for engine in perf timer; do
 		echo "$engine w$i: profile ${got}% truth ${truth}%"
 		within "$got" "$truth" 5 || fail "$engine: thread w$i share ${got}% is not within 5 points of ${truth}%"
 	done
-	cpu_ns=$(total_cpu_ns "$TMP/$engine.pb.gz")
-	proc=$(awk '$1 == "process_cpu" { printf "%.0f", $2 * 1e9 }' "$TMP/truth.txt")
-	echo "$engine: profile cpu $cpu_ns ns, process cpu $proc ns"
-	awk -v a="$cpu_ns" -v b="$proc" 'BEGIN { r = a / b; exit !(r > 0.9 && r < 1.1) }' ||
-		fail "$engine: profile CPU $cpu_ns ns is not within 10% of process CPU $proc ns"
+	cpu_total_ok "$TMP/$engine.pb.gz" "$TMP/truth.txt" "$engine"
 done
 echo PASS
