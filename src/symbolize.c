@@ -715,7 +715,10 @@ static int lookup(struct cpuprof__symbolizer *s, uint64_t addr, size_t *nout)
 		s->frames[s->nframes - 1].function = symname;
 	}
 	*nout = s->nframes - first;
-	return (int)(frames_flags(s->frames + first, *nout) | (*nout ? inl : 0));
+	if (*nout == 0) {
+		return 0; /* s->frames may still be NULL: no pointer arithmetic on it */
+	}
+	return (int)(frames_flags(s->frames + first, *nout) | inl);
 }
 
 int cpuprof__symbolize(struct cpuprof__symbolizer *s, uint64_t addr, struct cpuprof__symresult *out)
